@@ -1,0 +1,109 @@
+//! Generic secrets: API keys, tokens, signing keys with no target to update.
+//!
+//! A plain string gets a new random value; a JSON object gets its `password`
+//! field replaced, everything else kept. Anything else is refused.
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+use crate::json::{classify, SecretShape};
+use crate::{Rotator, RotatorError, SecretSource, StepContext};
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GenericRotator;
+
+#[async_trait]
+impl Rotator for GenericRotator {
+    fn name(&self) -> &'static str {
+        "generic"
+    }
+
+    fn create_pending(
+        &self,
+        _ctx: &StepContext<'_>,
+        current: &SecretString,
+        new_password: SecretString,
+    ) -> Result<SecretString, RotatorError> {
+        match classify(current)? {
+            SecretShape::Plain => Ok(new_password),
+            SecretShape::Object(mut json) => {
+                if !json.contains("password") {
+                    return Err(RotatorError::invalid(
+                        "a JSON secret needs a 'password' field for generic rotation",
+                    ));
+                }
+                json.password()?;
+                json.set_password(&new_password);
+                Ok(json.to_secret())
+            }
+        }
+    }
+
+    async fn set(
+        &self,
+        _ctx: &StepContext<'_>,
+        _current: &SecretString,
+        _pending: &SecretString,
+        _others: &dyn SecretSource,
+    ) -> Result<(), RotatorError> {
+        // No external system holds a generic value.
+        Ok(())
+    }
+
+    async fn test(
+        &self,
+        _ctx: &StepContext<'_>,
+        _current: &SecretString,
+        pending: &SecretString,
+        _others: &dyn SecretSource,
+    ) -> Result<(), RotatorError> {
+        // The pending value must still have a shape we can rotate next time.
+        classify(pending).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PasswordPolicy;
+    use secrecy::ExposeSecret;
+
+    fn ctx(policy: &PasswordPolicy) -> StepContext<'_> {
+        StepContext {
+            secret_id: "arn:test",
+            token: "t",
+            policy,
+        }
+    }
+
+    #[test]
+    fn plain_and_json() {
+        let p = PasswordPolicy::default();
+        let out = GenericRotator
+            .create_pending(&ctx(&p), &"old-key".into(), "NEW".into())
+            .unwrap();
+        assert_eq!(out.expose_secret(), "NEW");
+        let out = GenericRotator
+            .create_pending(
+                &ctx(&p),
+                &r#"{"password":"x","user":"u"}"#.into(),
+                "NEW".into(),
+            )
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(out.expose_secret()).unwrap();
+        assert_eq!(v["password"], "NEW");
+        assert_eq!(v["user"], "u");
+        let err = GenericRotator
+            .create_pending(
+                &ctx(&p),
+                &r#"{"apikey":"SECRET-CANARY"}"#.into(),
+                "NEW".into(),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("password"));
+        assert!(!err.to_string().contains("SECRET-CANARY"));
+        assert!(GenericRotator
+            .create_pending(&ctx(&p), &"[1]".into(), "NEW".into())
+            .is_err());
+    }
+}

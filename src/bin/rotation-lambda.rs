@@ -1,0 +1,31 @@
+//! The rotation Lambda: a native Secrets Manager rotation function on the
+//! `provided.al2023` custom runtime.
+
+use std::sync::Arc;
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use rotation_core::PasswordPolicy;
+use secrets_rotation::store::aws::AwsStore;
+use secrets_rotation::{lambda, logging, Engine, Registry};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    logging::init(true);
+    // Configuration is read once; a bad policy stops the process with a
+    // clear message instead of failing every rotation later.
+    let policy = match PasswordPolicy::from_env() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(event = "bad_configuration", error = %e, "invalid configuration");
+            return Err(e.into());
+        }
+    };
+    let store = AwsStore::from_env().await;
+    let engine = Arc::new(Engine::new(Arc::new(store), Registry::default(), policy));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let engine = engine.clone();
+        async move { lambda::handle(&engine, event).await }
+    }))
+    .await
+}
