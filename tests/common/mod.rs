@@ -1,0 +1,257 @@
+//! Shared test support: the services started by `scripts/services.sh`, the
+//! real `rotation-lambda` binary under a Runtime API, and PostgreSQL helpers.
+//! Each test file uses a part of it.
+#![allow(dead_code, clippy::unwrap_used, clippy::panic, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_secretsmanager::types::Tag;
+use aws_sdk_secretsmanager::Client;
+use secrets_rotation::local::begin_rotation;
+use secrets_rotation::runtime_api::{FunctionError, FunctionProcess, RuntimeApi};
+use serde_json::{json, Value};
+
+pub const FAKE_LAMBDA_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:rotation-lambda";
+
+/// A variable written by `scripts/services.sh` into `.run/env`.
+pub fn service_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: run the tests through scripts/test.sh, which starts the services"
+        )
+    })
+}
+
+pub fn aws_endpoint() -> String {
+    service_env("SRS_AWS_ENDPOINT")
+}
+
+/// A unique, lowercase suffix for names.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}",
+        uuid::Uuid::new_v4().simple().to_string().get(..12).unwrap()
+    )
+}
+
+pub fn token() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A Secrets Manager client for the emulator.
+pub fn sm_client() -> Client {
+    let conf = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(aws_endpoint())
+        .build();
+    Client::from_conf(conf)
+}
+
+/// The environment a function process gets: the emulator, test credentials.
+pub fn lambda_env() -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", aws_endpoint()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+pub fn lambda_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rotation-lambda"))
+}
+
+/// The real rotation binary, running under a Runtime API on loopback.
+pub struct Lambda {
+    pub api: RuntimeApi,
+    pub process: FunctionProcess,
+}
+
+impl Lambda {
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(extra: &[(&str, &str)]) -> Self {
+        let api = RuntimeApi::start().await.unwrap();
+        let mut env = lambda_env();
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let process = FunctionProcess::spawn(&lambda_binary(), &api, &env).unwrap();
+        Self { api, process }
+    }
+
+    pub async fn invoke(&self, event: Value) -> Result<Value, FunctionError> {
+        self.api.invoke(event, Duration::from_secs(60)).await
+    }
+
+    pub async fn step(
+        &self,
+        secret: &str,
+        token: &str,
+        step: &str,
+    ) -> Result<Value, FunctionError> {
+        self.invoke(json!({"SecretId": secret, "ClientRequestToken": token, "Step": step}))
+            .await
+    }
+
+    /// The four steps in order, stopping at the first failure.
+    pub async fn rotate(&self, secret: &str, token: &str) -> Result<(), FunctionError> {
+        for s in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+            self.step(secret, token, s).await?;
+        }
+        Ok(())
+    }
+
+    pub fn log(&self) -> String {
+        self.process.log()
+    }
+}
+
+/// CreateSecret on the emulator; returns the ARN.
+pub async fn create_secret(name: &str, value: &str, tags: &[(&str, &str)]) -> String {
+    let mut req = sm_client().create_secret().name(name).secret_string(value);
+    for (k, v) in tags {
+        req = req.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    req.send().await.unwrap().arn().unwrap().to_owned()
+}
+
+/// Secrets Manager's part of RotateSecret: version `token` with AWSPENDING
+/// and no value (the emulator cannot run the function itself).
+pub async fn begin(arn: &str, token: &str) {
+    begin_rotation(&sm_client(), arn, token, FAKE_LAMBDA_ARN)
+        .await
+        .unwrap();
+}
+
+/// VersionId -> labels.
+pub async fn labels(arn: &str) -> BTreeMap<String, Vec<String>> {
+    let out = sm_client()
+        .describe_secret()
+        .secret_id(arn)
+        .send()
+        .await
+        .unwrap();
+    out.version_ids_to_stages()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+pub fn holder(labels: &BTreeMap<String, Vec<String>>, stage: &str) -> Option<String> {
+    labels
+        .iter()
+        .find(|(_, s)| s.iter().any(|x| x == stage))
+        .map(|(v, _)| v.clone())
+}
+
+pub async fn value(arn: &str, stage: &str) -> String {
+    sm_client()
+        .get_secret_value()
+        .secret_id(arn)
+        .version_stage(stage)
+        .send()
+        .await
+        .unwrap()
+        .secret_string()
+        .unwrap()
+        .to_owned()
+}
+
+/// After a finished rotation: `token` holds AWSCURRENT, `old` AWSPREVIOUS,
+/// and no version holds AWSPENDING.
+pub async fn assert_rotated(arn: &str, token: &str, old: &str) {
+    let l = labels(arn).await;
+    assert_eq!(holder(&l, "AWSCURRENT").as_deref(), Some(token), "{l:?}");
+    assert_eq!(holder(&l, "AWSPREVIOUS").as_deref(), Some(old), "{l:?}");
+    assert_eq!(holder(&l, "AWSPENDING"), None, "stray AWSPENDING: {l:?}");
+}
+
+pub mod pg {
+    use super::*;
+    use tokio_postgres::{Client as PgClient, NoTls};
+
+    pub fn port() -> u16 {
+        service_env("SRS_PG_PORT").parse().unwrap()
+    }
+
+    /// Superuser over the cluster's socket (trust there; TCP needs SCRAM).
+    pub async fn admin() -> PgClient {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host_path(service_env("SRS_PG_SOCKET_DIR"))
+            .port(port())
+            .user("postgres")
+            .dbname("postgres");
+        let (client, conn) = cfg.connect(NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client
+    }
+
+    pub fn quote(name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+
+    /// A LOGIN role whose password is set as a SCRAM verifier, so that not
+    /// even the test's own plaintext reaches the server log.
+    pub async fn create_role(name: &str, password: &str) {
+        let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
+        admin()
+            .await
+            .batch_execute(&format!(
+                "CREATE ROLE {} LOGIN PASSWORD '{verifier}'",
+                quote(name)
+            ))
+            .await
+            .unwrap();
+    }
+
+    /// Whether `user`/`password` log in over TCP with SCRAM.
+    pub async fn can_login(user: &str, password: &str) -> bool {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host("127.0.0.1")
+            .port(port())
+            .user(user)
+            .password(password)
+            .dbname("postgres")
+            .connect_timeout(Duration::from_secs(5));
+        match cfg.connect(NoTls).await {
+            Ok((client, conn)) => {
+                tokio::spawn(conn);
+                client.simple_query("SELECT 1").await.is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn server_log() -> String {
+        std::fs::read_to_string(service_env("SRS_PG_LOG")).unwrap_or_default()
+    }
+
+    /// The secret JSON of AWS's template for `user` on the SCRAM cluster.
+    pub fn secret_json(user: &str, password: &str) -> Value {
+        json!({
+            "engine": "postgres",
+            "host": "127.0.0.1",
+            "port": port(),
+            "username": user,
+            "password": password,
+            "dbname": "postgres",
+            "ssl": false,
+        })
+    }
+}
