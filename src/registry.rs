@@ -31,7 +31,7 @@ impl Default for Registry {
         r.register("generic", Arc::new(GenericRotator));
         r.register(
             "postgres",
-            Arc::new(rotator_postgres::PostgresRotator::default()),
+            Arc::new(rotator_postgres::PostgresRotator),
         );
         r
     }
