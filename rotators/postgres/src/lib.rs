@@ -2,9 +2,12 @@
 //! `SecretsManagerRDSPostgreSQLRotationSingleUser` template's secret JSON.
 //!
 //! The password is changed with a SCRAM-SHA-256 verifier computed on the
-//! client, so the plaintext never reaches the server or its log.
+//! client, so the plaintext never reaches the server or its log. A secret
+//! with `masterarn` is rotated with alternating users (module `alternating`).
 
+mod alternating;
 mod conn;
+pub mod grants;
 mod target;
 
 use async_trait::async_trait;
@@ -15,7 +18,10 @@ use tokio_postgres::error::SqlState;
 use tracing::info;
 
 pub use conn::{login, LoginError};
-pub use target::{check_identifier, quote_ident, quote_literal, Login, Target, MAX_IDENTIFIER};
+pub use target::{
+    alternate_username, check_identifier, quote_ident, quote_literal, Login, Target, CLONE_SUFFIX,
+    MAX_IDENTIFIER,
+};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PostgresRotator;
@@ -53,6 +59,26 @@ pub async fn set_password(
     })
 }
 
+/// A harmless query proving a login works.
+pub(crate) async fn test_query(
+    client: &tokio_postgres::Client,
+    target: &Target,
+) -> Result<(), RotatorError> {
+    client
+        .simple_query("SELECT 1")
+        .await
+        .map_err(|e| RotatorError::Target {
+            target: target.endpoint(),
+            reason: format!(
+                "test query failed{}",
+                e.code()
+                    .map(|c| format!(" with SQLSTATE {}", c.code()))
+                    .unwrap_or_default()
+            ),
+        })?;
+    Ok(())
+}
+
 fn check_single_user(current: &Target, pending: &Target) -> Result<(), RotatorError> {
     if !current.same_server(pending) {
         return Err(RotatorError::mismatch(
@@ -62,6 +88,11 @@ fn check_single_user(current: &Target, pending: &Target) -> Result<(), RotatorEr
     if current.username != pending.username {
         return Err(RotatorError::mismatch(
             "pending and current secrets name different users",
+        ));
+    }
+    if current.masterarn != pending.masterarn {
+        return Err(RotatorError::mismatch(
+            "pending and current secrets name different master secrets",
         ));
     }
     Ok(())
@@ -80,11 +111,9 @@ impl Rotator for PostgresRotator {
         new_password: SecretString,
     ) -> Result<SecretString, RotatorError> {
         let mut json = SecretJson::parse(current)?;
-        Login::parse(current)?;
-        if json.contains("masterarn") {
-            return Err(RotatorError::invalid(
-                "alternating users (masterarn) are not supported by this build",
-            ));
+        let login = Login::parse(current)?;
+        if login.target.masterarn.is_some() {
+            json.set_str("username", &alternating::pending_username(&login.target)?);
         }
         json.set_password(&new_password);
         Ok(json.to_secret())
@@ -99,6 +128,9 @@ impl Rotator for PostgresRotator {
     ) -> Result<(), RotatorError> {
         let cur = Login::parse(current)?;
         let pen = Login::parse(pending)?;
+        if cur.target.masterarn.is_some() {
+            return alternating::set(ctx, &cur, &pen, others).await;
+        }
         check_single_user(&cur.target, &pen.target)?;
 
         match login(&pen.target, &pen.password).await {
@@ -149,22 +181,13 @@ impl Rotator for PostgresRotator {
     ) -> Result<(), RotatorError> {
         let cur = Login::parse(current)?;
         let pen = Login::parse(pending)?;
+        if cur.target.masterarn.is_some() {
+            return alternating::test(&cur, &pen).await;
+        }
         check_single_user(&cur.target, &pen.target)?;
         let client = login(&pen.target, &pen.password)
             .await
             .map_err(|e| e.into_rotator(&pen.target, "pending"))?;
-        client
-            .simple_query("SELECT 1")
-            .await
-            .map_err(|e| RotatorError::Target {
-                target: pen.target.endpoint(),
-                reason: format!(
-                    "test query failed{}",
-                    e.code()
-                        .map(|c| format!(" with SQLSTATE {}", c.code()))
-                        .unwrap_or_default()
-                ),
-            })?;
-        Ok(())
+        test_query(&client, &pen.target).await
     }
 }

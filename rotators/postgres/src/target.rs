@@ -14,6 +14,8 @@ pub struct Target {
     pub dbname: String,
     /// `Some(true)`: TLS required; `Some(false)`: plain; `None`: try TLS first.
     pub ssl: Option<bool>,
+    /// The secret holding an admin login: alternating-users rotation.
+    pub masterarn: Option<String>,
 }
 
 impl Target {
@@ -33,6 +35,10 @@ impl Target {
             username,
             dbname: json.str_field("dbname")?.unwrap_or("postgres").to_owned(),
             ssl: json.ssl()?,
+            masterarn: match json.str_field("masterarn")? {
+                Some("") => return Err(RotatorError::invalid("field 'masterarn' is empty")),
+                other => other.map(str::to_owned),
+            },
         })
     }
 
@@ -83,6 +89,26 @@ pub fn check_identifier(name: &str) -> Result<(), RotatorError> {
     Ok(())
 }
 
+/// The suffix of the alternate user.
+pub const CLONE_SUFFIX: &str = "_clone";
+
+/// `<user>` -> `<user>_clone` and back, as AWS's multi-user templates do,
+/// refusing a clone name beyond PostgreSQL's identifier limit.
+pub fn alternate_username(user: &str) -> Result<String, RotatorError> {
+    if let Some(base) = user.strip_suffix(CLONE_SUFFIX) {
+        if !base.is_empty() {
+            return Ok(base.to_owned());
+        }
+    }
+    let alt = format!("{user}{CLONE_SUFFIX}");
+    if alt.len() > MAX_IDENTIFIER {
+        return Err(RotatorError::invalid(format!(
+            "field 'username' with '{CLONE_SUFFIX}' appended would exceed PostgreSQL's {MAX_IDENTIFIER}-byte limit"
+        )));
+    }
+    Ok(alt)
+}
+
 /// Quotes an identifier: `"` around, inner `"` doubled.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -106,6 +132,16 @@ mod tests {
             r#""x""; DROP ROLE y;--""#
         );
         assert_eq!(quote_literal("a'b"), "'a''b'");
+    }
+
+    #[test]
+    fn alternate_names() {
+        assert_eq!(alternate_username("app").unwrap(), "app_clone");
+        assert_eq!(alternate_username("app_clone").unwrap(), "app");
+        assert_eq!(alternate_username("_clone").unwrap(), "_clone_clone");
+        assert_eq!(alternate_username(&"a".repeat(57)).unwrap().len(), 63);
+        let err = alternate_username(&"a".repeat(58)).unwrap_err().to_string();
+        assert!(err.contains("63"), "{err}");
     }
 
     #[test]
