@@ -1,6 +1,7 @@
 //! secrets-rotation: the engine, the stores and the Lambda glue of a native
 //! AWS Secrets Manager rotation function.
 
+pub mod api;
 pub mod engine;
 pub mod lambda;
 pub mod local;

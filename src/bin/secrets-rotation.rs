@@ -4,8 +4,11 @@
 //! secrets-rotation create <name> [--tag key=value]...   value read from stdin
 //! secrets-rotation show <secret-id>
 //! secrets-rotation rotate <secret-id> [--lambda PATH] [--lambda-arn ARN]
+//! secrets-rotation serve [--listen 127.0.0.1:8080]
 //! ```
 //! It talks to the endpoint in `AWS_ENDPOINT_URL` (normally the emulator).
+//! `serve` runs the API Lambda's router over plain HTTP, configured by the
+//! same environment variables (`JWT_ISSUER`, `JWT_AUDIENCE`, ...).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -20,7 +23,8 @@ use secrets_rotation::store::{SecretStore, Selector, AWSCURRENT};
 const USAGE: &str = "usage:
   secrets-rotation create <name> [--tag key=value]...   (value on stdin)
   secrets-rotation show <secret-id>
-  secrets-rotation rotate <secret-id> [--lambda PATH] [--lambda-arn ARN]";
+  secrets-rotation rotate <secret-id> [--lambda PATH] [--lambda-arn ARN]
+  secrets-rotation serve [--listen 127.0.0.1:8080]   (API over HTTP; JWT_* and ALLOWED_SECRETS from the environment)";
 
 struct Args {
     positional: Vec<String>,
@@ -70,8 +74,30 @@ async fn show(store: &AwsStore, id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `serve`: the API router over plain HTTP, against the AWS store.
+async fn serve(args: &Args) -> Result<(), String> {
+    use secrets_rotation::api::{self, aws::AwsBackend, ApiConfig, AppState};
+    let listen = args.opt("listen").unwrap_or("127.0.0.1:8080");
+    let config = ApiConfig::from_env().map_err(|e| e.to_string())?;
+    let backend = std::sync::Arc::new(AwsBackend::new(client_from_env().await));
+    let state = AppState::new(config, backend).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(event = "listening", %addr, "serving the API");
+    // The line scripts and tests wait for.
+    println!("listening on http://{addr}");
+    axum::serve(listener, api::router(state))
+        .await
+        .map_err(|e| e.to_string())
+}
+
 async fn run(args: Args) -> Result<(), String> {
     let command = args.positional.first().map(String::as_str).unwrap_or("");
+    if command == "serve" {
+        return serve(&args).await;
+    }
     let target = args.positional.get(1).cloned();
     let client = client_from_env().await;
     let store = AwsStore::new(client.clone());
@@ -149,8 +175,7 @@ fn uuid_v4() -> String {
     )
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = match parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {
@@ -158,7 +183,26 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(args).await {
+    // The server uses every core; the one-shot commands need one thread.
+    let serving = args.positional.first().map(String::as_str) == Some("serve");
+    let runtime = if serving {
+        secrets_rotation::logging::init(true);
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
