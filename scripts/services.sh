@@ -4,7 +4,13 @@
 #   - moto_server (AWS API emulator) from a project venv, on a free port;
 #   - a throwaway PostgreSQL cluster with SCRAM password authentication on
 #     TCP and log_statement=all, on a free port (the machine's main cluster
-#     trusts every local login, so it cannot prove anything about passwords).
+#     trusts every local login, so it cannot prove anything about passwords);
+#   - MariaDB (the machine's, started or installed if missing) with an admin
+#     account `srs_admin` for the tests over TCP and the general log on, so
+#     that tests can look for passwords in it;
+#   - a dedicated Redis on a free port (never the shared 6379) with ACL
+#     users: `default` off, `srs_admin` with every right, no persistence,
+#     every command in the slow log.
 # Usage: scripts/services.sh [start|stop]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +18,8 @@ RUN="$ROOT/.run"
 mkdir -p "$RUN"
 ID=$(printf '%s' "$ROOT" | md5sum | cut -c1-8)
 PGDIR="/tmp/srs-pg-$ID"
+MYDIR="/tmp/srs-mysql-$ID"
+RDDIR="/tmp/srs-redis-$ID"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -26,6 +34,8 @@ stop() {
   if [ -d "$PGDIR/data" ]; then
     runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true
   fi
+  if [ -f "$RDDIR/redis.pid" ]; then kill "$(cat "$RDDIR/redis.pid")" 2>/dev/null || true; rm -f "$RDDIR/redis.pid"; fi
+  # The machine's MariaDB is shared: it is left running.
   rm -f "$RUN/env"
 }
 
@@ -89,6 +99,81 @@ CONF
   chmod 0644 "$PGDIR/server.log" 2>/dev/null || true
 }
 
+secret_file() { # a random password kept across runs: $1 = file
+  if [ ! -s "$1" ]; then
+    python3 -c 'import secrets; print("Srs-" + secrets.token_hex(16))' >"$1"
+    chmod 0600 "$1"
+  fi
+  cat "$1"
+}
+
+start_mysql() {
+  if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server mariadb-client >/dev/null
+  fi
+  if ! mariadb-admin ping >/dev/null 2>&1; then
+    install -d -o mysql -g mysql /run/mysqld
+    if [ ! -d /var/lib/mysql/mysql ]; then
+      mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null
+    fi
+    start-stop-daemon --start --oknodo --background --chuid mysql \
+      --exec /usr/sbin/mariadbd -- --user=mysql
+    for _ in $(seq 1 100); do mariadb-admin ping >/dev/null 2>&1 && break; sleep 0.2; done
+    mariadb-admin ping >/dev/null 2>&1 || { echo "MariaDB did not start" >&2; exit 1; }
+  fi
+  mkdir -p "$MYDIR"
+  chown mysql:mysql "$MYDIR"
+  local pw hash
+  pw=$(secret_file "$RUN/mysql_admin_pw")
+  # As a mysql_native_password hash, so that the general log never holds it.
+  hash=$(python3 -c 'import hashlib,sys; print("*" + hashlib.sha1(hashlib.sha1(sys.argv[1].encode()).digest()).hexdigest().upper())' "$pw")
+  mariadb --batch <<SQL
+CREATE USER IF NOT EXISTS 'srs_admin'@'%' IDENTIFIED BY PASSWORD '$hash';
+ALTER USER 'srs_admin'@'%' IDENTIFIED BY PASSWORD '$hash';
+GRANT ALL PRIVILEGES ON *.* TO 'srs_admin'@'%' WITH GRANT OPTION;
+SET GLOBAL general_log_file = '$MYDIR/general.log';
+SET GLOBAL general_log = ON;
+SQL
+  mariadb --batch --skip-column-names -e 'SELECT @@port' >"$MYDIR/port"
+}
+
+start_redis() {
+  if ! command -v redis-server >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  fi
+  mkdir -p "$RDDIR"
+  local pw port
+  pw=$(secret_file "$RUN/redis_admin_pw")
+  if [ -f "$RDDIR/redis.pid" ] && kill -0 "$(cat "$RDDIR/redis.pid")" 2>/dev/null \
+     && REDISCLI_AUTH="$pw" redis-cli -p "$(cat "$RDDIR/port")" --user srs_admin ping 2>/dev/null | grep -q PONG; then
+    return
+  fi
+  port=$(free_port)
+  cat >"$RDDIR/redis.conf" <<CONF
+bind 127.0.0.1
+port $port
+save ""
+appendonly no
+daemonize yes
+dir $RDDIR
+pidfile $RDDIR/redis.pid
+logfile $RDDIR/redis.log
+slowlog-log-slower-than 0
+slowlog-max-len 100000
+user default off
+user srs_admin on >$pw ~* &* +@all
+CONF
+  chmod 0600 "$RDDIR/redis.conf"
+  redis-server "$RDDIR/redis.conf"
+  echo "$port" >"$RDDIR/port"
+  for _ in $(seq 1 50); do
+    REDISCLI_AUTH="$pw" redis-cli -p "$port" --user srs_admin ping 2>/dev/null | grep -q PONG && return
+    sleep 0.1
+  done
+  echo "redis-server did not start; see $RDDIR/redis.log" >&2
+  exit 1
+}
+
 case "${1:-start}" in
   stop) stop; exit 0 ;;
   start) ;;
@@ -97,10 +182,22 @@ esac
 
 start_moto
 start_pg
+start_mysql
+start_redis
 cat >"$RUN/env" <<ENV
 export SRS_AWS_ENDPOINT=http://127.0.0.1:$(cat "$RUN/moto.port")
 export SRS_PG_PORT=$(cat "$PGDIR/port")
 export SRS_PG_SOCKET_DIR=$PGDIR/sock
 export SRS_PG_LOG=$PGDIR/server.log
+export SRS_MYSQL_HOST=127.0.0.1
+export SRS_MYSQL_PORT=$(cat "$MYDIR/port")
+export SRS_MYSQL_ADMIN_USER=srs_admin
+export SRS_MYSQL_ADMIN_PASSWORD=$(cat "$RUN/mysql_admin_pw")
+export SRS_MYSQL_LOG=$MYDIR/general.log
+export SRS_REDIS_HOST=127.0.0.1
+export SRS_REDIS_PORT=$(cat "$RDDIR/port")
+export SRS_REDIS_ADMIN_USER=srs_admin
+export SRS_REDIS_ADMIN_PASSWORD=$(cat "$RUN/redis_admin_pw")
 ENV
-echo "services up: $(tr '\n' ' ' <"$RUN/env")"
+chmod 0600 "$RUN/env"
+echo "services up: moto, PostgreSQL :$(cat "$PGDIR/port"), MariaDB :$(cat "$MYDIR/port"), Redis :$(cat "$RDDIR/port")"

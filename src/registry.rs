@@ -29,10 +29,10 @@ impl Default for Registry {
     fn default() -> Self {
         let mut r = Self::empty();
         r.register("generic", Arc::new(GenericRotator));
-        r.register(
-            "postgres",
-            Arc::new(rotator_postgres::PostgresRotator),
-        );
+        r.register("postgres", Arc::new(rotator_postgres::PostgresRotator));
+        let mysql: Arc<dyn Rotator> = Arc::new(rotator_mysql::MysqlRotator);
+        r.register("mysql", mysql.clone());
+        r.register("mariadb", mysql);
         r
     }
 }

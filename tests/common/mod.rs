@@ -255,3 +255,100 @@ pub mod pg {
         })
     }
 }
+
+pub mod mysql {
+    use super::*;
+    use mysql_async::prelude::Queryable;
+    use mysql_async::{Conn, OptsBuilder};
+
+    pub fn port() -> u16 {
+        service_env("SRS_MYSQL_PORT").parse().unwrap()
+    }
+
+    fn opts(user: &str, password: &str) -> OptsBuilder {
+        OptsBuilder::default()
+            .ip_or_hostname(service_env("SRS_MYSQL_HOST"))
+            .tcp_port(port())
+            .user(Some(user))
+            .pass(Some(password))
+            .prefer_socket(false)
+    }
+
+    /// The tests' admin account (ALL WITH GRANT OPTION) over TCP.
+    pub async fn admin() -> Conn {
+        Conn::new(opts(
+            &service_env("SRS_MYSQL_ADMIN_USER"),
+            &service_env("SRS_MYSQL_ADMIN_PASSWORD"),
+        ))
+        .await
+        .unwrap()
+    }
+
+    /// Backtick quoting, as the rotator does.
+    pub fn quote(name: &str) -> String {
+        format!("`{}`", name.replace('`', "``"))
+    }
+
+    pub fn native_hash(password: &str) -> String {
+        use sha1::{Digest, Sha1};
+        let h = Sha1::digest(Sha1::digest(password.as_bytes()));
+        format!(
+            "*{}",
+            h.iter().map(|b| format!("{b:02X}")).collect::<String>()
+        )
+    }
+
+    /// `user`@`%` with a mysql_native_password hash (no plaintext in the
+    /// general log even from the test itself), plus `extra` statements.
+    pub async fn create_user(user: &str, password: &str) {
+        let mut c = admin().await;
+        c.query_drop(format!(
+            "CREATE USER {}@'%' IDENTIFIED BY PASSWORD '{}'",
+            quote(user),
+            native_hash(password)
+        ))
+        .await
+        .unwrap();
+        c.disconnect().await.unwrap();
+    }
+
+    pub async fn exec(sql: &str) {
+        let mut c = admin().await;
+        c.query_drop(sql).await.unwrap();
+        c.disconnect().await.unwrap();
+    }
+
+    pub async fn query_strings(sql: &str) -> Vec<String> {
+        let mut c = admin().await;
+        let rows: Vec<String> = c.query(sql).await.unwrap();
+        c.disconnect().await.unwrap();
+        rows
+    }
+
+    /// Whether `user`/`password` log in over TCP and run a query.
+    pub async fn can_login(user: &str, password: &str) -> bool {
+        match Conn::new(opts(user, password)).await {
+            Ok(mut c) => {
+                let ok = c.query_drop("SELECT 1").await.is_ok();
+                let _ = c.disconnect().await;
+                ok
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn server_log() -> String {
+        std::fs::read_to_string(service_env("SRS_MYSQL_LOG")).unwrap_or_default()
+    }
+
+    pub fn secret_json(user: &str, password: &str) -> Value {
+        json!({
+            "engine": "mariadb",
+            "host": service_env("SRS_MYSQL_HOST"),
+            "port": port(),
+            "username": user,
+            "password": password,
+            "ssl": false,
+        })
+    }
+}
