@@ -33,6 +33,7 @@ impl Default for Registry {
         let mysql: Arc<dyn Rotator> = Arc::new(rotator_mysql::MysqlRotator);
         r.register("mysql", mysql.clone());
         r.register("mariadb", mysql);
+        r.register("redis", Arc::new(rotator_redis::RedisRotator));
         r
     }
 }

@@ -352,3 +352,119 @@ pub mod mysql {
         })
     }
 }
+
+pub mod redis_acl {
+    use super::*;
+    use redis::aio::MultiplexedConnection;
+    use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo};
+
+    pub fn port() -> u16 {
+        service_env("SRS_REDIS_PORT").parse().unwrap()
+    }
+
+    pub async fn connect(user: &str, password: &str) -> redis::RedisResult<MultiplexedConnection> {
+        let info = ConnectionAddr::Tcp(service_env("SRS_REDIS_HOST"), port())
+            .into_connection_info()?
+            .set_redis_settings(
+                RedisConnectionInfo::default()
+                    .set_username(user)
+                    .set_password(password),
+            );
+        let mut c = redis::Client::open(info)?
+            .get_multiplexed_async_connection()
+            .await?;
+        redis::cmd("PING").query_async::<()>(&mut c).await?;
+        Ok(c)
+    }
+
+    /// The dedicated test instance's admin (every right).
+    pub async fn admin() -> MultiplexedConnection {
+        connect(
+            &service_env("SRS_REDIS_ADMIN_USER"),
+            &service_env("SRS_REDIS_ADMIN_PASSWORD"),
+        )
+        .await
+        .unwrap()
+    }
+
+    pub fn sha256_hex(password: &str) -> String {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(password.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// `ACL SETUSER user on #<hash> <rules...>`.
+    pub async fn create_user(user: &str, password: &str, rules: &[&str]) {
+        let mut cmd = redis::cmd("ACL");
+        cmd.arg("SETUSER")
+            .arg(user)
+            .arg("on")
+            .arg(format!("#{}", sha256_hex(password)));
+        for r in rules {
+            cmd.arg(*r);
+        }
+        cmd.query_async::<()>(&mut admin().await).await.unwrap();
+    }
+
+    pub async fn can_login(user: &str, password: &str) -> bool {
+        connect(user, password).await.is_ok()
+    }
+
+    /// The user's `ACL LIST` rules without password hashes.
+    pub async fn rules(user: &str) -> Option<String> {
+        let lines: Vec<String> = redis::cmd("ACL")
+            .arg("LIST")
+            .query_async(&mut admin().await)
+            .await
+            .unwrap();
+        let prefix = format!("user {user} ");
+        lines.iter().find(|l| l.starts_with(&prefix)).map(|l| {
+            l[prefix.len()..]
+                .split(' ')
+                .filter(|t| !t.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    }
+
+    pub async fn password_count(user: &str) -> usize {
+        let v: Vec<redis::Value> = redis::cmd("ACL")
+            .arg("GETUSER")
+            .arg(user)
+            .query_async(&mut admin().await)
+            .await
+            .unwrap();
+        for pair in v.chunks(2) {
+            if let [redis::Value::BulkString(k), redis::Value::Array(items)] = pair {
+                if k == b"passwords" {
+                    return items.len();
+                }
+            }
+        }
+        panic!("no passwords field")
+    }
+
+    /// Every command the server logged (slowlog-log-slower-than 0).
+    pub async fn slowlog() -> String {
+        let v: redis::Value = redis::cmd("SLOWLOG")
+            .arg("GET")
+            .arg(-1)
+            .query_async(&mut admin().await)
+            .await
+            .unwrap();
+        format!("{v:?}")
+    }
+
+    pub fn secret_json(user: &str, password: &str) -> Value {
+        json!({
+            "engine": "redis",
+            "host": service_env("SRS_REDIS_HOST"),
+            "port": port(),
+            "username": user,
+            "password": password,
+            "ssl": false,
+        })
+    }
+}
