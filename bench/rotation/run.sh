@@ -18,4 +18,5 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 BENCH_RUNS=${1:-20} BENCH_PROXY="http://127.0.0.1:$port" \
-  cargo bench --workspace --bench rotation --quiet 2>/dev/null | tee bench/rotation/results.json
+  cargo bench --workspace --bench rotation --quiet >bench/rotation/results.json
+cat bench/rotation/results.json
