@@ -257,12 +257,8 @@ impl Engine {
             source,
         };
         if desc.has_stage(token, AWSCURRENT) {
-            if step == Step::Finish && desc.has_stage(token, AWSPENDING) {
-                // Killed between the label moves: finish the clean-up.
-                self.store
-                    .update_stage(arn, AWSPENDING, None, Some(token))
-                    .await
-                    .map_err(store_err)?;
+            if step == Step::Finish {
+                self.finish_again(&desc, token).await?;
             }
             info!("version already holds AWSCURRENT; nothing to do");
             return Ok(Outcome::AlreadyCurrent);
@@ -387,6 +383,50 @@ impl Engine {
             }
         }
         Ok(Outcome::Done)
+    }
+
+    /// finishSecret for a token that already holds AWSCURRENT: the process
+    /// may have died after the label move, so complete what follows it (the
+    /// AWSPENDING removal and the rotator's idempotent `after_finish`).
+    async fn finish_again(&self, desc: &SecretDescription, token: &str) -> Result<(), EngineError> {
+        let arn = desc.arn.as_str();
+        let step = Step::Finish;
+        let store_err = |source| EngineError::Store {
+            secret: arn.to_owned(),
+            step,
+            source,
+        };
+        let rot_err = |source| EngineError::Rotator {
+            secret: arn.to_owned(),
+            step,
+            source,
+        };
+        if desc.has_stage(token, AWSPENDING) {
+            self.store
+                .update_stage(arn, AWSPENDING, None, Some(token))
+                .await
+                .map_err(store_err)?;
+        }
+        let current = self.read(arn, token, AWSCURRENT).await.map_err(store_err)?;
+        let rotator = self
+            .registry
+            .select(&current, &desc.tags)
+            .map_err(rot_err)?;
+        let policy = self.policy.with_tags(&desc.tags).map_err(rot_err)?;
+        let ctx = StepContext {
+            secret_id: arn,
+            token,
+            policy: &policy,
+        };
+        let source = Source {
+            engine: self,
+            arn,
+            previous: desc.version_with(AWSPREVIOUS),
+        };
+        rotator
+            .after_finish(&ctx, &current, &source)
+            .await
+            .map_err(rot_err)
     }
 
     /// The guard run before every step.

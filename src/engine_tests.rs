@@ -21,6 +21,8 @@ const CANARY: &str = "CANARY-engine-0d5e";
 struct Faulty {
     fail_set: Mutex<Option<fn() -> RotatorError>>,
     set_calls: Mutex<Vec<String>>,
+    /// (new current, previous) seen by each `after_finish`.
+    finish_calls: Mutex<Vec<(String, Option<String>)>>,
 }
 
 #[async_trait]
@@ -59,6 +61,22 @@ impl Rotator for Faulty {
         _p: &SecretString,
         _o: &dyn SecretSource,
     ) -> Result<(), RotatorError> {
+        Ok(())
+    }
+    async fn after_finish(
+        &self,
+        _ctx: &StepContext<'_>,
+        new_current: &SecretString,
+        others: &dyn SecretSource,
+    ) -> Result<(), RotatorError> {
+        let prev = others
+            .previous()
+            .await?
+            .map(|p| p.expose_secret().to_owned());
+        self.finish_calls
+            .lock()
+            .unwrap()
+            .push((new_current.expose_secret().to_owned(), prev));
         Ok(())
     }
 }
@@ -308,4 +326,34 @@ async fn tags_override_the_policy_and_bad_values_never_leak() {
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "ConfigurationError");
+}
+
+#[tokio::test]
+async fn after_finish_runs_again_when_finish_is_retried_after_the_label_move() {
+    let tags = BTreeMap::from([(crate::registry::ROTATOR_TAG.to_owned(), "faulty".to_owned())]);
+    let s = Setup::new(r#"{"password":"p0"}"#, tags);
+    let old = s.desc().await.version_with(AWSCURRENT).unwrap().to_owned();
+    s.store.begin_rotation(&s.arn, "t").unwrap();
+    let e = s.engine();
+    for step in &Step::ALL[..3] {
+        e.handle(&s.arn, "t", step.as_str()).await.unwrap();
+    }
+    // The process died right after moving AWSCURRENT: no clean-up, no hook.
+    s.store
+        .update_stage(&s.arn, AWSCURRENT, Some("t"), Some(&old))
+        .await
+        .unwrap();
+    let fresh = s.engine();
+    assert_eq!(
+        fresh.handle(&s.arn, "t", "finishSecret").await.unwrap(),
+        Outcome::AlreadyCurrent
+    );
+    s.assert_finished("t", &old).await;
+    let calls = s.faulty.finish_calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "the hook ran once, on the retry");
+    assert_eq!(calls[0].0, s.value(AWSCURRENT).await);
+    assert_eq!(calls[0].1.as_deref(), Some(r#"{"password":"p0"}"#));
+    // Other steps on a finished token do nothing.
+    fresh.handle(&s.arn, "t", "setSecret").await.unwrap();
+    assert_eq!(s.faulty.finish_calls.lock().unwrap().len(), 1);
 }

@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
@@ -61,7 +61,7 @@ struct Sample {
 }
 
 /// One rotation of a fresh secret by a fresh (cold) process.
-async fn one(sm: &Client, endpoint: &str, binary: &PathBuf, i: usize) -> Sample {
+async fn one(sm: &Client, endpoint: &str, binary: &Path, i: usize) -> Sample {
     let user = format!("bench_{}_{i}", std::process::id());
     let password = format!("Bench-{}-{i}-initial", std::process::id());
     let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
