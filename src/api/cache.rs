@@ -26,10 +26,12 @@ pub struct Cached {
 pub struct ValueCache {
     ttl: Duration,
     max: usize,
-    map: Mutex<HashMap<(String, Which), Entry>>,
+    /// name -> entries per version selector (a handful at most).
+    map: Mutex<HashMap<String, Vec<(Which, Entry)>>>,
 }
 
 impl ValueCache {
+    /// `max` bounds the number of secrets held.
     pub fn new(ttl: Duration, max: usize) -> Self {
         Self {
             ttl,
@@ -42,7 +44,7 @@ impl ValueCache {
         !self.ttl.is_zero()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, Which), Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(Which, Entry)>>> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -51,7 +53,7 @@ impl ValueCache {
             return None;
         }
         let map = self.lock();
-        let e = map.get(&(name.to_owned(), which.clone()))?;
+        let (_, e) = map.get(name)?.iter().find(|(w, _)| w == which)?;
         Some(Cached {
             value: e.value.clone(),
             stages: e.stages.clone(),
@@ -66,31 +68,37 @@ impl ValueCache {
         let mut map = self.lock();
         if map.len() >= self.max {
             let ttl = self.ttl;
-            map.retain(|_, e| e.checked_at.elapsed() < ttl);
+            map.retain(|_, v| v.iter().any(|(_, e)| e.checked_at.elapsed() < ttl));
             if map.len() >= self.max {
                 map.clear();
             }
         }
         let stages = Arc::new(value.version_stages.clone());
-        map.insert(
-            (name.to_owned(), which.clone()),
-            Entry {
-                value,
-                stages,
-                checked_at: Instant::now(),
-            },
-        );
+        let entry = Entry {
+            value,
+            stages,
+            checked_at: Instant::now(),
+        };
+        let slot = map.entry(name.to_owned()).or_default();
+        match slot.iter_mut().find(|(w, _)| w == which) {
+            Some((_, e)) => *e = entry,
+            None => slot.push((which.clone(), entry)),
+        }
     }
 
     /// DescribeSecret showed the same version: keep it for another TTL.
     pub fn renew(&self, name: &str, which: &Which, stages: Vec<String>) {
-        if let Some(e) = self.lock().get_mut(&(name.to_owned(), which.clone())) {
+        let mut map = self.lock();
+        let found = map
+            .get_mut(name)
+            .and_then(|v| v.iter_mut().find(|(w, _)| w == which));
+        if let Some((_, e)) = found {
             e.stages = Arc::new(stages);
             e.checked_at = Instant::now();
         }
     }
 
     pub fn invalidate(&self, name: &str) {
-        self.lock().retain(|(n, _), _| n != name);
+        self.lock().remove(name);
     }
 }

@@ -135,19 +135,36 @@ impl Pattern {
         &self.source
     }
 
-    /// Whether `name` matches the whole pattern.
+    /// Whether `name` matches the whole pattern. Works on bytes: `/` is
+    /// ASCII, so a UTF-8 name cannot split a segment wrongly.
     pub fn matches(&self, name: &str) -> bool {
-        let name: Vec<char> = name.chars().collect();
-        // reach[j]: the first i tokens can match name[..j].
+        // Fast paths for the common shapes: a literal, and `prefix/**`.
+        match self.toks.as_slice() {
+            [] => return name.is_empty(),
+            [lits @ .., Tok::DoubleStar] if lits.iter().all(|t| matches!(t, Tok::Lit(_))) => {
+                return self
+                    .literal_prefix(lits.len())
+                    .is_some_and(|p| name.starts_with(p));
+            }
+            toks if toks.iter().all(|t| matches!(t, Tok::Lit(_))) => {
+                return self.source == name;
+            }
+            _ => {}
+        }
+        let name = name.as_bytes();
+        let mut buf = [0u8; 4];
+        // reach[j]: the tokens so far can match name[..j].
         let mut reach = vec![false; name.len() + 1];
+        let mut next = vec![false; name.len() + 1];
         reach[0] = true;
         for tok in &self.toks {
-            let mut next = vec![false; name.len() + 1];
+            next.iter_mut().for_each(|n| *n = false);
             match tok {
                 Tok::Lit(c) => {
+                    let lit = c.encode_utf8(&mut buf).as_bytes();
                     for j in 0..name.len() {
-                        if reach[j] && name[j] == *c {
-                            next[j + 1] = true;
+                        if reach[j] && name[j..].starts_with(lit) {
+                            next[j + lit.len()] = true;
                         }
                     }
                 }
@@ -155,16 +172,26 @@ impl Pattern {
                     let crosses = *tok == Tok::DoubleStar;
                     for j in 0..=name.len() {
                         next[j] =
-                            reach[j] || (j > 0 && next[j - 1] && (crosses || name[j - 1] != '/'));
+                            reach[j] || (j > 0 && next[j - 1] && (crosses || name[j - 1] != b'/'));
                     }
                 }
             }
-            reach = next;
+            std::mem::swap(&mut reach, &mut next);
             if !reach.iter().any(|r| *r) {
                 return false;
             }
         }
         reach[name.len()]
+    }
+
+    /// The literal text of the first `n` tokens when they are all literals.
+    fn literal_prefix(&self, n: usize) -> Option<&str> {
+        let end = self
+            .source
+            .char_indices()
+            .nth(n)
+            .map_or(self.source.len(), |(i, _)| i);
+        self.source.get(..end)
     }
 }
 
