@@ -468,3 +468,103 @@ pub mod redis_acl {
         })
     }
 }
+
+/// The emulator's RDS API (moto serves it at the same endpoint).
+pub mod rds {
+    use super::*;
+    use aws_sdk_rds::types::{DbCluster, DbInstance};
+
+    pub fn client() -> aws_sdk_rds::Client {
+        let conf = aws_sdk_rds::Config::builder()
+            .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
+            .region(aws_sdk_rds::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_rds::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .endpoint_url(aws_endpoint())
+            .build();
+        aws_sdk_rds::Client::from_conf(conf)
+    }
+
+    /// A unique RDS identifier (letters, digits, hyphens; starts with a letter).
+    pub fn identifier(prefix: &str) -> String {
+        unique(prefix).replace('_', "-")
+    }
+
+    /// CreateDBInstance; `cluster` makes it a member of that cluster.
+    pub async fn create_instance(
+        id: &str,
+        engine: &str,
+        master: &str,
+        password: &str,
+        cluster: Option<&str>,
+    ) -> DbInstance {
+        let mut req = client()
+            .create_db_instance()
+            .db_instance_identifier(id)
+            .db_instance_class("db.t3.micro")
+            .engine(engine)
+            .allocated_storage(20);
+        req = match cluster {
+            Some(c) => req.db_cluster_identifier(c),
+            None => req.master_username(master).master_user_password(password),
+        };
+        req.send().await.unwrap().db_instance.unwrap()
+    }
+
+    pub async fn create_replica(id: &str, source: &str) -> DbInstance {
+        client()
+            .create_db_instance_read_replica()
+            .db_instance_identifier(id)
+            .source_db_instance_identifier(source)
+            .send()
+            .await
+            .unwrap()
+            .db_instance
+            .unwrap()
+    }
+
+    pub async fn create_cluster(id: &str, master: &str, password: &str) -> DbCluster {
+        client()
+            .create_db_cluster()
+            .db_cluster_identifier(id)
+            .engine("aurora-postgresql")
+            .master_username(master)
+            .master_user_password(password)
+            .send()
+            .await
+            .unwrap()
+            .db_cluster
+            .unwrap()
+    }
+
+    pub async fn describe_instance(id: &str) -> DbInstance {
+        client()
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .unwrap()
+            .db_instances()[0]
+            .clone()
+    }
+
+    pub async fn describe_cluster(id: &str) -> DbCluster {
+        client()
+            .describe_db_clusters()
+            .db_cluster_identifier(id)
+            .send()
+            .await
+            .unwrap()
+            .db_clusters()[0]
+            .clone()
+    }
+
+    pub fn address(instance: &DbInstance) -> String {
+        instance
+            .endpoint()
+            .and_then(|e| e.address())
+            .expect("moto returns Endpoint.Address for instances")
+            .to_owned()
+    }
+}
