@@ -18,7 +18,11 @@ RUN="$ROOT/.run"
 mkdir -p "$RUN"
 ID=$(printf '%s' "$ROOT" | md5sum | cut -c1-8)
 PGDIR="/tmp/srs-pg-$ID"
-MYDIR="/tmp/srs-mysql-$ID"
+# MariaDB is the machine's, shared by every checkout: one general log for
+# all of them, and an admin account per checkout (so that two checkouts
+# running at once do not reset each other's password).
+MYDIR="/tmp/srs-mysql"
+MYADMIN="srs_admin_$ID"
 RDDIR="/tmp/srs-redis-$ID"
 
 free_port() {
@@ -128,9 +132,9 @@ start_mysql() {
   # As a mysql_native_password hash, so that the general log never holds it.
   hash=$(python3 -c 'import hashlib,sys; print("*" + hashlib.sha1(hashlib.sha1(sys.argv[1].encode()).digest()).hexdigest().upper())' "$pw")
   mariadb --batch <<SQL
-CREATE USER IF NOT EXISTS 'srs_admin'@'%' IDENTIFIED BY PASSWORD '$hash';
-ALTER USER 'srs_admin'@'%' IDENTIFIED BY PASSWORD '$hash';
-GRANT ALL PRIVILEGES ON *.* TO 'srs_admin'@'%' WITH GRANT OPTION;
+CREATE USER IF NOT EXISTS '$MYADMIN'@'%' IDENTIFIED BY PASSWORD '$hash';
+ALTER USER '$MYADMIN'@'%' IDENTIFIED BY PASSWORD '$hash';
+GRANT ALL PRIVILEGES ON *.* TO '$MYADMIN'@'%' WITH GRANT OPTION;
 SET GLOBAL general_log_file = '$MYDIR/general.log';
 SET GLOBAL general_log = ON;
 SQL
@@ -191,7 +195,7 @@ export SRS_PG_SOCKET_DIR=$PGDIR/sock
 export SRS_PG_LOG=$PGDIR/server.log
 export SRS_MYSQL_HOST=127.0.0.1
 export SRS_MYSQL_PORT=$(cat "$MYDIR/port")
-export SRS_MYSQL_ADMIN_USER=srs_admin
+export SRS_MYSQL_ADMIN_USER=$MYADMIN
 export SRS_MYSQL_ADMIN_PASSWORD=$(cat "$RUN/mysql_admin_pw")
 export SRS_MYSQL_LOG=$MYDIR/general.log
 export SRS_REDIS_HOST=127.0.0.1
