@@ -134,3 +134,24 @@ async fn an_impossible_policy_stops_the_function_at_init() {
         lambda.log()
     );
 }
+
+#[tokio::test]
+async fn secrets_manager_endpoint_wins_over_aws_endpoint_url() {
+    // The templates' variable names the emulator; the SDK's general one
+    // points at a closed port. The rotation must go to the former.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let moto = aws_endpoint();
+    let lambda = Lambda::start_with(&[
+        ("SECRETS_MANAGER_ENDPOINT", moto.as_str()),
+        ("AWS_ENDPOINT_URL", dead.as_str()),
+    ])
+    .await;
+    let arn = create_secret(&unique("ep"), "v", &[]).await;
+    let old = holder(&labels(&arn).await, "AWSCURRENT").unwrap();
+    let t = token();
+    begin(&arn, &t).await;
+    lambda.rotate(&arn, &t).await.unwrap();
+    assert_rotated(&arn, &t, &old).await;
+}

@@ -255,3 +255,32 @@ async fn previous_credentials_are_used_when_current_is_stale() {
     let p2 = password_of(&value(&arn, "AWSCURRENT").await);
     assert!(can_login(&user, &p2).await);
 }
+
+#[tokio::test]
+async fn ssl_true_requires_tls_and_absent_falls_back_to_plain() {
+    // The SCRAM cluster runs without TLS.
+    let user = unique("tls");
+    let p0 = initial_password();
+    create_role(&user, &p0).await;
+    let lambda = Lambda::start().await;
+
+    let mut required = secret_json(&user, &p0);
+    required["ssl"] = Value::from(true);
+    let arn = create_secret(&unique("tls_req"), &required.to_string(), &[]).await;
+    let t = token();
+    begin(&arn, &t).await;
+    lambda.step(&arn, &t, "createSecret").await.unwrap();
+    let err = lambda.step(&arn, &t, "setSecret").await.unwrap_err();
+    assert_eq!(err.error_type, "TargetUnreachable", "{err}");
+    assert!(can_login(&user, &p0).await, "nothing changed");
+
+    let mut absent = secret_json(&user, &p0);
+    absent.as_object_mut().unwrap().remove("ssl");
+    let arn = create_secret(&unique("tls_opt"), &absent.to_string(), &[]).await;
+    let old = holder(&labels(&arn).await, "AWSCURRENT").unwrap();
+    let t = token();
+    begin(&arn, &t).await;
+    lambda.rotate(&arn, &t).await.unwrap();
+    assert_rotated(&arn, &t, &old).await;
+    assert!(can_login(&user, &password_of(&value(&arn, "AWSCURRENT").await)).await);
+}
