@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine as _;
 use secrecy::ExposeSecret;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use super::audit::AuditSlot;
 use super::backend::{Payload, SecretMetadata, SecretValue, Which};
@@ -167,19 +167,37 @@ pub(super) async fn secrets_get(
         version_id: q.version_id,
     };
     let (value, stages) = read(&state, &name, which).await?;
-    let mut body = Map::new();
-    body.insert("name".into(), json!(value.name));
-    body.insert("arn".into(), json!(value.arn));
-    body.insert("versionId".into(), json!(value.version_id));
-    body.insert("versionStages".into(), json!(*stages));
-    match &value.payload {
-        Payload::String(s) => body.insert("secret".into(), json!(s.expose_secret())),
-        Payload::Binary(b) => body.insert(
-            "secretBinary".into(),
-            json!(base64::engine::general_purpose::STANDARD.encode(b.expose_secret())),
+    let (secret, secret_binary) = match &value.payload {
+        Payload::String(s) => (Some(s.expose_secret()), None),
+        Payload::Binary(b) => (
+            None,
+            Some(base64::engine::general_purpose::STANDARD.encode(b.expose_secret())),
         ),
     };
-    Ok(Json(Value::Object(body)).into_response())
+    // Serialised straight from borrowed fields: no intermediate JSON tree
+    // and no copy of the value on the hot path.
+    Ok(Json(ReadBody {
+        name: &value.name,
+        arn: &value.arn,
+        version_id: &value.version_id,
+        version_stages: &stages,
+        secret,
+        secret_binary,
+    })
+    .into_response())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadBody<'a> {
+    name: &'a str,
+    arn: &'a str,
+    version_id: &'a str,
+    version_stages: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret_binary: Option<String>,
 }
 
 /// `GET /get-secret/{name}`: the original service's contract.
