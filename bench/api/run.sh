@@ -36,11 +36,11 @@ BASE="http://127.0.0.1:$APORT"
 TOKEN=$(cat "$WORK/token")
 ENC=${NAME//\//%2F}
 test "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/secrets/$ENC")" = 200
-wrk -t2 -c"$CONN" -d2s -H "Authorization: Bearer $TOKEN" "$BASE/secrets/$ENC" >/dev/null  # warm-up
+wrk -t"${WRK_THREADS:-1}" -c"$CONN" -d2s -H "Authorization: Bearer $TOKEN" "$BASE/secrets/$ENC" >/dev/null  # warm-up
 echo "== GET /secrets/{name} (ES256, cached), $CONN connections, $DUR"
-wrk -t2 -c"$CONN" -d"$DUR" --latency -H "Authorization: Bearer $TOKEN" "$BASE/secrets/$ENC" | tee "$WORK/read.txt"
+wrk -t"${WRK_THREADS:-1}" -c"$CONN" -d"$DUR" --latency -H "Authorization: Bearer $TOKEN" "$BASE/secrets/$ENC" | tee "$WORK/read.txt"
 echo "== GET /healthz, $CONN connections, $DUR"
-wrk -t2 -c"$CONN" -d"$DUR" --latency "$BASE/healthz" | tee "$WORK/health.txt"
+wrk -t"${WRK_THREADS:-1}" -c"$CONN" -d"$DUR" --latency "$BASE/healthz" | tee "$WORK/health.txt"
 r=$(awk '/Requests\/sec/ {print $2}' "$WORK/read.txt")
 h=$(awk '/Requests\/sec/ {print $2}' "$WORK/health.txt")
 echo "== ratio reads/healthz: $(python3 -c "print(f'{$r/$h:.2f}')")  (reads $r/s, healthz $h/s)"
