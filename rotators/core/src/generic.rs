@@ -12,6 +12,26 @@ use crate::{Rotator, RotatorError, SecretSource, StepContext};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct GenericRotator;
 
+/// Attempts at a plain value before the policy is called unusable.
+const PLAIN_ATTEMPTS: usize = 64;
+
+/// A new plain value that reads back as a plain string: a generated password
+/// may start with `{` or `[`, and such a value would be taken for (broken)
+/// JSON on the next read.
+fn plain_value(ctx: &StepContext<'_>, first: SecretString) -> Result<SecretString, RotatorError> {
+    let mut candidate = first;
+    for _ in 0..PLAIN_ATTEMPTS {
+        if matches!(classify(&candidate), Ok(SecretShape::Plain)) {
+            return Ok(candidate);
+        }
+        candidate = ctx.policy.generate()?;
+    }
+    Err(RotatorError::Config(
+        "the password policy only produces values that read as JSON; a plain secret needs letters or punctuation other than { and ["
+            .into(),
+    ))
+}
+
 #[async_trait]
 impl Rotator for GenericRotator {
     fn name(&self) -> &'static str {
@@ -20,12 +40,12 @@ impl Rotator for GenericRotator {
 
     fn create_pending(
         &self,
-        _ctx: &StepContext<'_>,
+        ctx: &StepContext<'_>,
         current: &SecretString,
         new_password: SecretString,
     ) -> Result<SecretString, RotatorError> {
         match classify(current)? {
-            SecretShape::Plain => Ok(new_password),
+            SecretShape::Plain => plain_value(ctx, new_password),
             SecretShape::Object(mut json) => {
                 if !json.contains("password") {
                     return Err(RotatorError::invalid(
@@ -65,6 +85,7 @@ impl Rotator for GenericRotator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::{classify, SecretShape};
     use crate::PasswordPolicy;
     use secrecy::ExposeSecret;
 
@@ -105,5 +126,43 @@ mod tests {
         assert!(GenericRotator
             .create_pending(&ctx(&p), &"[1]".into(), "NEW".into())
             .is_err());
+    }
+
+    /// Every punctuation character except `{` and `[`.
+    const PUNCT_BUT_BRACKETS: &str = "!\"#$%&'()*+,-./:;<=>?@\\]^_`|}~";
+
+    #[test]
+    fn a_plain_value_never_looks_like_json() {
+        let p = PasswordPolicy::default();
+        for looks_like_json in ["{abc", "[abc", "\"abc\""] {
+            let out = GenericRotator
+                .create_pending(&ctx(&p), &"old-key".into(), looks_like_json.into())
+                .unwrap();
+            assert_ne!(out.expose_secret(), looks_like_json);
+            assert!(matches!(classify(&out), Ok(SecretShape::Plain)));
+        }
+        let digits_only = PasswordPolicy {
+            exclude_lowercase: true,
+            exclude_uppercase: true,
+            exclude_punctuation: true,
+            ..PasswordPolicy::default()
+        };
+        // Digits are an opaque value (a PIN), not JSON.
+        let out = GenericRotator
+            .create_pending(&ctx(&digits_only), &"1234".into(), "5678".into())
+            .unwrap();
+        assert_eq!(out.expose_secret(), "5678");
+        let braces_only = PasswordPolicy {
+            exclude_lowercase: true,
+            exclude_uppercase: true,
+            exclude_numbers: true,
+            exclude_characters: PUNCT_BUT_BRACKETS.to_owned(),
+            require_each_included_type: false,
+            ..PasswordPolicy::default()
+        };
+        let err = GenericRotator
+            .create_pending(&ctx(&braces_only), &"old-key".into(), "{[".into())
+            .unwrap_err();
+        assert_eq!(err.error_type(), "ConfigurationError");
     }
 }

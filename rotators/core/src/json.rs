@@ -19,9 +19,10 @@ pub enum SecretShape {
     Object(SecretJson),
 }
 
-/// Classifies a secret string. JSON that is not an object (array, number,
-/// string, ...) and text that starts like an object but does not parse are
-/// errors: the message names the problem, never the value.
+/// Classifies a secret string. A JSON array or quoted JSON string, and text
+/// that starts like an object or array but does not parse, are errors (the
+/// message names the problem, never the value); a bare number or boolean is
+/// an opaque plain value.
 pub fn classify(raw: &SecretString) -> Result<SecretShape, RotatorError> {
     let s = raw.expose_secret();
     let trimmed = s.trim_start();
@@ -30,6 +31,9 @@ pub fn classify(raw: &SecretString) -> Result<SecretShape, RotatorError> {
     }
     match serde_json::from_str::<Value>(s) {
         Ok(Value::Object(map)) => Ok(SecretShape::Object(SecretJson { map })),
+        // A bare number, `true`, `false` or `null` is an opaque value such
+        // as a PIN, not structured data.
+        Ok(Value::Number(_) | Value::Bool(_) | Value::Null) => Ok(SecretShape::Plain),
         Ok(mut other) => {
             let kind = match other {
                 Value::Array(_) => "an array",
@@ -211,7 +215,9 @@ mod tests {
             Ok(SecretShape::Plain)
         ));
         assert!(classify(&"[1,2]".into()).is_err());
-        assert!(classify(&"42".into()).is_err());
+        assert!(matches!(classify(&"0042".into()), Ok(SecretShape::Plain)));
+        assert!(matches!(classify(&"42".into()), Ok(SecretShape::Plain)));
+        assert!(classify(&"\"quoted\"".into()).is_err());
         assert!(classify(&"".into()).is_err());
         assert!(classify(&"{oops".into()).is_err());
     }

@@ -1,6 +1,7 @@
 //! Core of the rotators: the [`Rotator`] trait, the password policy and
 //! generator, the secret JSON helper, the error type and the generic rotator.
 
+pub mod alternate;
 mod error;
 mod generic;
 pub mod json;

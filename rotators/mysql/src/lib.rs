@@ -15,6 +15,7 @@ mod target;
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
+use rotation_core::alternate::pending_db_value;
 use rotation_core::{Rotator, RotatorError, SecretJson, SecretSource, SecretString, StepContext};
 use tracing::{info, warn};
 
@@ -323,13 +324,12 @@ impl Rotator for MysqlRotator {
         current: &SecretString,
         new_password: SecretString,
     ) -> Result<SecretString, RotatorError> {
-        let mut json = SecretJson::parse(current)?;
         let login = Login::parse(current)?;
-        if login.target.masterarn.is_some() {
-            json.set_str("username", &alternate_username(&login.target.username)?);
-        }
-        json.set_password(&new_password);
-        Ok(json.to_secret())
+        let next_user = match login.target.masterarn {
+            Some(_) => Some(alternate_username(&login.target.username)?),
+            None => None,
+        };
+        pending_db_value(current, &new_password, next_user.as_deref())
     }
 
     async fn set(

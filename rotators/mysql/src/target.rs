@@ -5,7 +5,7 @@ use rotation_core::{ExposeSecret, RotatorError, SecretJson, SecretString};
 
 /// MariaDB's user-name limit (MySQL 8's is 32; the server refuses longer).
 pub(crate) const MAX_USERNAME: usize = 80;
-pub const CLONE_SUFFIX: &str = "_clone";
+pub use rotation_core::alternate::CLONE_SUFFIX;
 
 /// Where and as whom to log in. Holds no password.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,18 +93,14 @@ pub(crate) fn check_username(name: &str) -> Result<(), RotatorError> {
 
 /// `<user>` -> `<user>_clone` and back, within the user-name limit.
 pub fn alternate_username(user: &str) -> Result<String, RotatorError> {
-    if let Some(base) = user.strip_suffix(CLONE_SUFFIX) {
-        if !base.is_empty() {
-            return Ok(base.to_owned());
+    rotation_core::alternate::other_user(user, |alt| {
+        if alt.chars().count() > MAX_USERNAME {
+            return Err(RotatorError::invalid(format!(
+                "field 'username' with '{CLONE_SUFFIX}' appended would exceed {MAX_USERNAME} characters"
+            )));
         }
-    }
-    let alt = format!("{user}{CLONE_SUFFIX}");
-    if alt.chars().count() > MAX_USERNAME {
-        return Err(RotatorError::invalid(format!(
-            "field 'username' with '{CLONE_SUFFIX}' appended would exceed {MAX_USERNAME} characters"
-        )));
-    }
-    Ok(alt)
+        Ok(())
+    })
 }
 
 /// Backtick quoting: immune to `ANSI_QUOTES` and `NO_BACKSLASH_ESCAPES`.

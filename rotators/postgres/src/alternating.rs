@@ -128,8 +128,3 @@ pub(crate) async fn test(cur: &Login, pen: &Login) -> Result<(), RotatorError> {
     }
     Ok(())
 }
-
-/// createSecret for alternating users: the other user, a new password.
-pub(crate) fn pending_username(current: &Target) -> Result<String, RotatorError> {
-    alternate_username(&current.username)
-}

@@ -11,9 +11,8 @@ pub mod grants;
 mod target;
 
 use async_trait::async_trait;
-use rotation_core::{
-    ExposeSecret, Rotator, RotatorError, SecretJson, SecretSource, SecretString, StepContext,
-};
+use rotation_core::alternate::pending_db_value;
+use rotation_core::{ExposeSecret, Rotator, RotatorError, SecretSource, SecretString, StepContext};
 use tokio_postgres::error::SqlState;
 use tracing::info;
 
@@ -110,13 +109,12 @@ impl Rotator for PostgresRotator {
         current: &SecretString,
         new_password: SecretString,
     ) -> Result<SecretString, RotatorError> {
-        let mut json = SecretJson::parse(current)?;
         let login = Login::parse(current)?;
-        if login.target.masterarn.is_some() {
-            json.set_str("username", &alternating::pending_username(&login.target)?);
-        }
-        json.set_password(&new_password);
-        Ok(json.to_secret())
+        let next_user = match login.target.masterarn {
+            Some(_) => Some(alternate_username(&login.target.username)?),
+            None => None,
+        };
+        pending_db_value(current, &new_password, next_user.as_deref())
     }
 
     async fn set(

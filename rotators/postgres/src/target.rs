@@ -90,23 +90,19 @@ pub fn check_identifier(name: &str) -> Result<(), RotatorError> {
 }
 
 /// The suffix of the alternate user.
-pub const CLONE_SUFFIX: &str = "_clone";
+pub use rotation_core::alternate::CLONE_SUFFIX;
 
 /// `<user>` -> `<user>_clone` and back, as AWS's multi-user templates do,
 /// refusing a clone name beyond PostgreSQL's identifier limit.
 pub fn alternate_username(user: &str) -> Result<String, RotatorError> {
-    if let Some(base) = user.strip_suffix(CLONE_SUFFIX) {
-        if !base.is_empty() {
-            return Ok(base.to_owned());
+    rotation_core::alternate::other_user(user, |alt| {
+        if alt.len() > MAX_IDENTIFIER {
+            return Err(RotatorError::invalid(format!(
+                "field 'username' with '{CLONE_SUFFIX}' appended would exceed PostgreSQL's {MAX_IDENTIFIER}-byte limit"
+            )));
         }
-    }
-    let alt = format!("{user}{CLONE_SUFFIX}");
-    if alt.len() > MAX_IDENTIFIER {
-        return Err(RotatorError::invalid(format!(
-            "field 'username' with '{CLONE_SUFFIX}' appended would exceed PostgreSQL's {MAX_IDENTIFIER}-byte limit"
-        )));
-    }
-    Ok(alt)
+        Ok(())
+    })
 }
 
 /// Quotes an identifier: `"` around, inner `"` doubled.

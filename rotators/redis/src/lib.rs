@@ -21,13 +21,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo};
+use rotation_core::alternate::pending_db_value;
 use rotation_core::{
     ExposeSecret, Rotator, RotatorError, SecretJson, SecretSource, SecretString, StepContext,
 };
 use tracing::{info, warn};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
-pub const CLONE_SUFFIX: &str = "_clone";
+pub use rotation_core::alternate::CLONE_SUFFIX;
 /// A sane bound; Redis itself has none.
 const MAX_USERNAME: usize = 256;
 
@@ -106,14 +107,7 @@ impl Login {
 }
 
 pub fn alternate_username(user: &str) -> Result<String, RotatorError> {
-    if let Some(base) = user.strip_suffix(CLONE_SUFFIX) {
-        if !base.is_empty() {
-            return Ok(base.to_owned());
-        }
-    }
-    let alt = format!("{user}{CLONE_SUFFIX}");
-    check_username(&alt)?;
-    Ok(alt)
+    rotation_core::alternate::other_user(user, check_username)
 }
 
 /// The form Redis stores and accepts with `#` / `!`: lowercase hex SHA-256.
@@ -472,13 +466,12 @@ impl Rotator for RedisRotator {
         current: &SecretString,
         new_password: SecretString,
     ) -> Result<SecretString, RotatorError> {
-        let mut json = SecretJson::parse(current)?;
         let login = Login::parse(current)?;
-        if login.target.masterarn.is_some() {
-            json.set_str("username", &alternate_username(&login.target.username)?);
-        }
-        json.set_password(&new_password);
-        Ok(json.to_secret())
+        let next_user = match login.target.masterarn {
+            Some(_) => Some(alternate_username(&login.target.username)?),
+            None => None,
+        };
+        pending_db_value(current, &new_password, next_user.as_deref())
     }
 
     async fn set(
