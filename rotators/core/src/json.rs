@@ -139,6 +139,15 @@ impl SecretJson {
         }
     }
 
+    /// `masterarn`: the secret holding an admin login on the same server,
+    /// which turns on alternating users. Present but empty is an error.
+    pub fn masterarn(&self) -> Result<Option<String>, RotatorError> {
+        match self.str_field("masterarn")? {
+            Some("") => Err(RotatorError::invalid("field 'masterarn' is empty")),
+            other => Ok(other.map(str::to_owned)),
+        }
+    }
+
     /// `ssl`: `true`/`"true"` requires TLS, `false`/`"false"` disables it,
     /// absent means "try TLS, fall back to plain".
     pub fn ssl(&self) -> Result<Option<bool>, RotatorError> {

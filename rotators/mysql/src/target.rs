@@ -39,10 +39,7 @@ impl Target {
                 .filter(|d| !d.is_empty())
                 .map(str::to_owned),
             ssl: json.ssl()?,
-            masterarn: match json.str_field("masterarn")? {
-                Some("") => return Err(RotatorError::invalid("field 'masterarn' is empty")),
-                other => other.map(str::to_owned),
-            },
+            masterarn: json.masterarn()?,
         })
     }
 

@@ -35,10 +35,7 @@ impl Target {
             username,
             dbname: json.str_field("dbname")?.unwrap_or("postgres").to_owned(),
             ssl: json.ssl()?,
-            masterarn: match json.str_field("masterarn")? {
-                Some("") => return Err(RotatorError::invalid("field 'masterarn' is empty")),
-                other => other.map(str::to_owned),
-            },
+            masterarn: json.masterarn()?,
         })
     }
 

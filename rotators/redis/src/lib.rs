@@ -57,10 +57,7 @@ impl Target {
             port: json.port(6379)?,
             username,
             ssl: json.ssl()?.unwrap_or(false),
-            masterarn: match json.str_field("masterarn")? {
-                Some("") => return Err(RotatorError::invalid("field 'masterarn' is empty")),
-                other => other.map(str::to_owned),
-            },
+            masterarn: json.masterarn()?,
         })
     }
 
