@@ -9,41 +9,18 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_secretsmanager::Client;
-use secrets_rotation::local::begin_rotation;
-use secrets_rotation::runtime_api::{FunctionProcess, RuntimeApi};
 use serde_json::{json, Value};
 
-const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
+#[path = "../common.rs"]
+mod common;
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} missing: run bench/rotation/run.sh"))
-}
-
-fn client(endpoint: &str) -> Client {
-    Client::from_conf(
-        aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
-            .endpoint_url(endpoint)
-            .build(),
-    )
-}
-
-async fn pg_admin() -> tokio_postgres::Client {
-    let mut cfg = tokio_postgres::Config::new();
-    cfg.host_path(env("SRS_PG_SOCKET_DIR"))
-        .port(env("SRS_PG_PORT").parse().unwrap())
-        .user("postgres")
-        .dbname("postgres");
-    let (c, conn) = cfg.connect(tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(conn);
-    c
-}
+use common::{
+    client, cold_function, env, pg_admin, proxy_request, run_steps, secret_with_pending_rotation,
+    STEPS,
+};
 
 fn vm_hwm_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -74,54 +51,9 @@ async fn one(sm: &Client, endpoint: &str, binary: &Path, i: usize) -> Sample {
         .unwrap();
     let doc = json!({"engine":"postgres","host":"127.0.0.1","port": env("SRS_PG_PORT").parse::<u16>().unwrap(),
         "username": user, "password": password, "dbname":"postgres","ssl":false});
-    let arn = sm
-        .create_secret()
-        .name(format!("bench/{user}"))
-        .secret_string(doc.to_string())
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
-    let token = format!("00000000-0000-4000-8000-{:012}", i);
-    begin_rotation(
-        sm,
-        &arn,
-        &token,
-        "arn:aws:lambda:us-east-1:123456789012:function:bench",
-    )
-    .await
-    .unwrap();
-
-    let api = RuntimeApi::start().await.unwrap();
-    let vars: Vec<(String, String)> = [
-        ("AWS_ENDPOINT_URL", endpoint),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "bench"),
-        ("AWS_SECRET_ACCESS_KEY", "bench"),
-        ("RUST_LOG", "info"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let process = FunctionProcess::spawn(binary, &api, &vars).unwrap();
-    let ready = api
-        .wait_ready(Duration::from_secs(10))
-        .await
-        .expect("no /next poll");
-    let init = ready - process.started;
-    let mut steps = [Duration::ZERO; 4];
-    for (k, step) in STEPS.iter().enumerate() {
-        let t = Instant::now();
-        api.invoke(
-            json!({"SecretId": arn, "ClientRequestToken": token, "Step": step}),
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{step}: {e}"));
-        steps[k] = t.elapsed();
-    }
+    let (arn, token) = secret_with_pending_rotation(sm, &format!("bench/{user}"), &doc, i).await;
+    let (api, process, init) = cold_function(binary, endpoint, "info").await;
+    let steps = run_steps(&api, &arn, &token, "postgres").await;
     let rss_kib = vm_hwm_kib(process.pid().unwrap());
     drop(process);
     Sample {
@@ -162,10 +94,10 @@ async fn main() {
         samples.push(one(&sm, &moto, &binary, i).await);
     }
     // One more run through the counting proxy.
-    reqwest_free_post(&proxy, "/__reset").await;
+    proxy_request(&proxy, "POST", "/__reset").await;
     one(&sm, &proxy, &binary, runs + 1).await;
     let counts: BTreeMap<String, u64> =
-        serde_json::from_str(&reqwest_free_get(&proxy, "/__count").await).unwrap();
+        serde_json::from_str(&proxy_request(&proxy, "GET", "/__count").await).unwrap();
     // begin_rotation (RotateSecret + DescribeSecret) and CreateSecret go to
     // moto directly, so the proxy sees only the function's own calls.
     let total: u64 = counts.values().sum();
@@ -203,24 +135,4 @@ async fn main() {
         "{}",
         serde_json::to_string_pretty(&Value::Object(out)).unwrap()
     );
-}
-
-async fn http(proxy: &str, method: &str, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let host = proxy.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).await.unwrap();
-    buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
-}
-
-async fn reqwest_free_get(proxy: &str, path: &str) -> String {
-    http(proxy, "GET", path).await
-}
-
-async fn reqwest_free_post(proxy: &str, path: &str) {
-    http(proxy, "POST", path).await;
 }

@@ -13,29 +13,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_secretsmanager::Client;
 use mysql_async::prelude::Queryable;
-use secrets_rotation::local::begin_rotation;
-use secrets_rotation::runtime_api::{FunctionProcess, RuntimeApi};
 use serde_json::{json, Value};
 
-const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
+#[path = "../common.rs"]
+mod common;
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} missing: run bench/rotators/run.sh"))
-}
-
-fn client(endpoint: &str) -> Client {
-    Client::from_conf(
-        aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
-            .endpoint_url(endpoint)
-            .build(),
-    )
-}
+use common::{
+    client, cold_function, env, pg_admin, proxy_request, run_steps, secret_with_pending_rotation,
+};
 
 fn sha1_hex_upper(b: &[u8]) -> String {
     use sha1::{Digest, Sha1};
@@ -63,17 +50,6 @@ enum Kind {
     Postgres,
     Mysql,
     Redis,
-}
-
-async fn pg_admin() -> tokio_postgres::Client {
-    let mut cfg = tokio_postgres::Config::new();
-    cfg.host_path(env("SRS_PG_SOCKET_DIR"))
-        .port(env("SRS_PG_PORT").parse().unwrap())
-        .user("postgres")
-        .dbname("postgres");
-    let (c, conn) = cfg.connect(tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(conn);
-    c
 }
 
 fn my_opts(user: &str, pw: &str) -> mysql_async::OptsBuilder {
@@ -254,64 +230,15 @@ async fn one(
             .to_owned();
         d["masterarn"] = json!(marn);
     }
-    let arn = sm
-        .create_secret()
-        .name(format!("bench/{user}/{kind:?}"))
-        .secret_string(d.to_string())
-        .send()
+    let (arn, token) =
+        secret_with_pending_rotation(sm, &format!("bench/{user}/{kind:?}"), &d, i).await;
+    let (api, process, _) = cold_function(binary, endpoint, "warn").await;
+    let wall: Duration = run_steps(&api, &arn, &token, &format!("{kind:?}"))
         .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
-    let token = format!("00000000-0000-4000-8000-{:012}", i);
-    begin_rotation(
-        sm,
-        &arn,
-        &token,
-        "arn:aws:lambda:us-east-1:123456789012:function:bench",
-    )
-    .await
-    .unwrap();
-    let api = RuntimeApi::start().await.unwrap();
-    let vars: Vec<(String, String)> = [
-        ("AWS_ENDPOINT_URL", endpoint),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "bench"),
-        ("AWS_SECRET_ACCESS_KEY", "bench"),
-        ("RUST_LOG", "warn"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let process = FunctionProcess::spawn(binary, &api, &vars).unwrap();
-    api.wait_ready(Duration::from_secs(10))
-        .await
-        .expect("no /next poll");
-    let t = Instant::now();
-    for step in STEPS {
-        api.invoke(
-            json!({"SecretId": arn, "ClientRequestToken": token, "Step": step}),
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{kind:?} {step}: {e}"));
-    }
-    let wall = t.elapsed();
+        .iter()
+        .sum();
     drop(process);
     wall
-}
-
-async fn http(proxy: &str, path: &str) -> String {
-    let addr = proxy.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out.split("\r\n\r\n").nth(1).unwrap_or("{}").to_owned()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -343,10 +270,10 @@ async fn main() {
             }
             walls.sort_by(|a, b| a.partial_cmp(b).unwrap());
             let wall = walls[walls.len() / 2];
-            http(&proxy, "/__reset").await;
+            proxy_request(&proxy, "POST", "/__reset").await;
             one(&sm, &proxy, &binary, kind, alternating, n + 99).await;
             let counts: BTreeMap<String, u64> =
-                serde_json::from_str(&http(&proxy, "/__count").await).unwrap();
+                serde_json::from_str(&proxy_request(&proxy, "GET", "/__count").await).unwrap();
             let total: u64 = counts.values().sum();
             let probe = format!("probe_{}_{n}", std::process::id());
             create_login(kind, &probe, "Probe-pw-123", false).await;
