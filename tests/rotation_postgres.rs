@@ -100,15 +100,7 @@ async fn a_process_killed_between_any_two_steps_converges() {
         let old = holder(&labels(&arn).await, "AWSCURRENT").unwrap();
         let t = token();
         begin(&arn, &t).await;
-        let mut first = Lambda::start().await;
-        for step in &steps[..=crash_after] {
-            first.step(&arn, &t, step).await.unwrap();
-        }
-        first.process.kill().await;
-        drop(first);
-        // Secrets Manager retries the whole sequence with the same token.
-        let second = Lambda::start().await;
-        second.rotate(&arn, &t).await.unwrap();
+        crash_then_rerun(&arn, &t, &steps[..=crash_after]).await;
         assert_rotated(&arn, &t, &old).await;
         let p1 = password_of(&value(&arn, "AWSCURRENT").await);
         assert!(

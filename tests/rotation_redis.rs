@@ -157,15 +157,12 @@ async fn steps_repeated_or_killed_converge() {
         let v0 = holder(&labels(&arn).await, "AWSCURRENT").unwrap();
         let t = token();
         begin(&arn, &t).await;
-        let mut first = Lambda::start().await;
-        for step in ["createSecret", "createSecret", "setSecret", "setSecret"] {
-            first.step(&arn, &t, step).await.unwrap();
-        }
-        first.process.kill().await;
-        drop(first);
-        let second = Lambda::start().await;
-        second.rotate(&arn, &t).await.unwrap();
-        second.rotate(&arn, &t).await.unwrap();
+        crash_then_rerun(
+            &arn,
+            &t,
+            &["createSecret", "createSecret", "setSecret", "setSecret"],
+        )
+        .await;
         assert_rotated(&arn, &t, &v0).await;
         let doc = value(&arn, "AWSCURRENT").await;
         assert!(

@@ -121,6 +121,21 @@ impl Lambda {
     }
 }
 
+/// A crash and Secrets Manager's retry: runs `steps` in one process, kills
+/// it (SIGKILL), then runs the whole sequence with the same token twice in a
+/// fresh process (the retry, and a retry of the retry).
+pub async fn crash_then_rerun(arn: &str, token: &str, steps: &[&str]) {
+    let mut first = Lambda::start().await;
+    for step in steps {
+        first.step(arn, token, step).await.unwrap();
+    }
+    first.process.kill().await;
+    drop(first);
+    let second = Lambda::start().await;
+    second.rotate(arn, token).await.unwrap();
+    second.rotate(arn, token).await.unwrap();
+}
+
 /// CreateSecret on the emulator; returns the ARN.
 pub async fn create_secret(name: &str, value: &str, tags: &[(&str, &str)]) -> String {
     let mut req = sm_client().create_secret().name(name).secret_string(value);
